@@ -1,0 +1,134 @@
+"""The ``affectkit`` command line (also ``python -m affectkit``).
+
+Subcommands mirror the Python API one to one: ``analyze`` is :func:`affectkit.pipeline.analyze`,
+``doctor`` is :func:`affectkit.models.doctor_report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import AffectkitError
+
+log = logging.getLogger("affectkit.cli")
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * verbosity
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("faster_whisper", "httpx", "urllib3", "numba", "matplotlib"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .config import AnalysisConfig
+    from .pipeline import TIMELINE_NAME, analyze
+    from .summary import format_summary
+
+    try:
+        cfg = AnalysisConfig(
+            max_faces=args.max_faces,
+            speech=not args.no_speech,
+            faces=not args.no_faces,
+            transcript=args.transcript,
+            whisper_model=args.whisper_model,
+            language=args.language,
+            num_speakers=args.num_speakers,
+            spotter=args.spotter,
+            clip_model=args.clip_model,
+            progress=not args.no_progress,
+        )
+    except Exception as exc:  # pydantic validation
+        raise AffectkitError(f"invalid option: {exc}") from exc
+    tl = analyze(args.video, args.outdir, cfg)
+    sys.stdout.write(format_summary(tl) + "\n")
+    sys.stdout.write(f"timeline written to {Path(args.outdir) / TIMELINE_NAME}\n")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .models import doctor_report
+
+    rep = doctor_report()
+    if args.json:
+        sys.stdout.write(json.dumps(rep, indent=2) + "\n")
+        return 0
+    out = [f"affectkit {__version__}", f"cache dir: {rep['cache_dir']}", f"offline mode: {rep['offline_mode']}", "assets:"]
+    for a in rep["assets"]:  # type: ignore[union-attr]
+        if a["ok"]:
+            out.append(f"  [ok]      {a['asset']:<18} {a['source']:<8} {a['path']}")
+        else:
+            first = str(a["detail"]).splitlines()
+            out.append(f"  [missing] {a['asset']:<18} " + first[0])
+            out.extend("            " + ln for ln in first[1:])
+    out.append("packages:")
+    for k, v in rep["packages"].items():  # type: ignore[union-attr]
+        out.append(f"  {k:<24} {v or 'not installed'}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    p = argparse.ArgumentParser(
+        prog="affectkit",
+        description="Timestamped affect events from conversation videos, as tools for LLM agents.",
+    )
+    p.add_argument("--version", action="version", version=f"affectkit {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=1, help="more logging (-vv for debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    # the same switches after the subcommand (affectkit analyze ... -q)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:  # noqa: A002
+        return sub.add_parser(name, help=help, description=help, parents=[common])
+
+    a = command("analyze", help="analyse a video and write OUTDIR/timeline.jsonl")
+    a.add_argument("video", type=Path, help="the video file")
+    a.add_argument("-o", "--outdir", type=Path, required=True, help="output folder")
+    a.add_argument("--max-faces", type=int, default=4, help="most faces tracked at once (default 4)")
+    a.add_argument("--no-faces", action="store_true", help="skip the face stage")
+    a.add_argument("--no-speech", action="store_true", help="skip the speech stage")
+    a.add_argument("--transcript", type=Path, help="use this transcript (whisperX JSON, SRT, VTT, TextGrid, STM)")
+    a.add_argument("--whisper-model", help="faster-whisper model name or folder (default tiny.en)")
+    a.add_argument("--language", help="spoken language code, e.g. en")
+    a.add_argument("--num-speakers", type=int, help="known number of speakers")
+    a.add_argument("--spotter", type=Path, help="a trained spotter checkpoint (affectkit train-spotter)")
+    a.add_argument("--clip-model", help="CLIP checkpoint folder or hub name for the AU/caption encoder")
+    a.add_argument("--no-progress", action="store_true", help="no progress bars")
+    a.set_defaults(func=_cmd_analyze)
+
+    d = command("doctor", help="show where each model asset resolves from, and package versions")
+    d.add_argument("--json", action="store_true", help="print JSON")
+    d.set_defaults(func=_cmd_doctor)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``affectkit`` console script. Returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(0 if args.quiet else args.verbose)
+    if args.quiet:
+        logging.getLogger().setLevel(logging.ERROR)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except AffectkitError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130

@@ -1,0 +1,33 @@
+"""Options of an analysis run, in one validated object (shared by the CLI and the Python API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AnalysisConfig(BaseModel):
+    """Everything :func:`affectkit.pipeline.analyze` can be told."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # media
+    chunk_size: int = Field(32, ge=1, le=1024, description="frames decoded per chunk (memory bound)")
+    # faces
+    faces: bool = Field(True, description="run the face stage")
+    max_faces: int = Field(4, ge=1, le=32, description="most faces tracked at once")
+    face_model: str | None = Field(None, description="path to face_landmarker.task (default: resolved)")
+    # speech
+    speech: bool = Field(True, description="run the speech stage when there is audio")
+    transcript: Path | None = Field(None, description="use this transcript instead of ASR")
+    whisper_model: str | None = Field(None, description="faster-whisper model name or path (default tiny.en)")
+    language: str | None = Field(None, description="spoken language code (None: model default / detect)")
+    num_speakers: int | None = Field(None, ge=1, le=20, description="known number of speakers")
+    # spotting
+    spotter: Path | None = Field(None, description="trained spotter checkpoint (default: classical decoder)")
+    # encoder
+    clip_model: str | None = Field(None, description="CLIP checkpoint path or hub name (opt-in)")
+    # misc
+    threads: int = Field(0, ge=0, description="CPU threads for models (0: library default)")
+    progress: bool = Field(True, description="show progress bars")

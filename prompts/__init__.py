@@ -1,0 +1,1 @@
+"""Prompt templates shipped as the package data ``affectkit.prompts`` (see ``affectkit.prompting``)."""

@@ -1,0 +1,1 @@
+"""affectkit.encoder (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""affectkit.evaluation (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""affectkit.face (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""affectkit.speech (see docs/architecture.md)."""

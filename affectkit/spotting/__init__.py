@@ -1,0 +1,1 @@
+"""affectkit.spotting (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""affectkit.tools (see docs/architecture.md)."""

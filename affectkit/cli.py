@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Timestamped affect events from conversation videos, as tools for LLM agents.",
     )
     p.add_argument("--version", action="version", version=f"affectkit {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=1, help="more logging (-vv for debug)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
     p.add_argument("-q", "--quiet", action="store_true", help="only errors")
     # the same switches after the subcommand (affectkit analyze ... -q)
     common = argparse.ArgumentParser(add_help=False)

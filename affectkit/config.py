@@ -14,6 +14,7 @@ class AnalysisConfig(BaseModel):
 
     # media
     chunk_size: int = Field(32, ge=1, le=1024, description="frames decoded per chunk (memory bound)")
+    max_side: int | None = Field(1280, ge=64, description="downscale frames with a longer side (None: native)")
     # faces
     faces: bool = Field(True, description="run the face stage")
     max_faces: int = Field(4, ge=1, le=32, description="most faces tracked at once")

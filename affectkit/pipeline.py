@@ -15,7 +15,7 @@ from typing import Any
 from . import __version__, media
 from .config import AnalysisConfig
 from .errors import ConfigError
-from .schema import Timeline
+from .schema import Person, Timeline
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,12 @@ def analyze(
         media.require_video(info)
         out.mkdir(parents=True, exist_ok=True)
         stages: dict[str, float] = {"probe": time.perf_counter() - t_start}
-        timeline = Timeline(media=info)
+        people: list[Person] = []
+        if cfg.faces:
+            t0 = time.perf_counter()
+            people = _face_people(video, out, cfg)
+            stages["faces"] = time.perf_counter() - t0
+        timeline = Timeline(media=info, people=people)
         timeline.meta = {
             "affectkit_version": __version__,
             "config": cfg.model_dump(mode="json"),
@@ -85,3 +90,22 @@ def analyze(
         return timeline
     finally:
         pkg_logger.removeHandler(collector)
+
+
+def _face_people(video: str | os.PathLike[str], out: Path, cfg: AnalysisConfig) -> list[Person]:
+    """Run the face stage; one :class:`Person` per face identity, ordered by first appearance."""
+    from .face.stage import run_faces
+
+    res = run_faces(
+        video,
+        out,
+        max_faces=cfg.max_faces,
+        model_path=cfg.face_model,
+        chunk_size=cfg.chunk_size,
+        max_side=cfg.max_side,
+        progress=cfg.progress,
+    )
+    people = []
+    for k, tracks in enumerate(res.persons(), 1):
+        people.append(Person(id=f"P{k}", face_track_ids=tracks, face_summary=res.summaries[res.groups[tracks[0]]]))
+    return people

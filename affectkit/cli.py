@@ -19,9 +19,18 @@ from .errors import AffectkitError
 log = logging.getLogger("affectkit.cli")
 
 
-def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * verbosity
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+def _setup_logging(verbosity: int, quiet: bool = False) -> None:
+    """Console logging on stderr. The level is set on the handler, not on the loggers, so a
+    run still records its warnings (``Timeline.meta["warnings"]``) when the console is quiet."""
+    level = logging.ERROR if quiet else max(logging.WARNING - 10 * verbosity, logging.DEBUG)
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    for h in root.handlers:
+        h.setLevel(level)
+    root.setLevel(min(level, logging.WARNING))
     for noisy in ("faster_whisper", "httpx", "urllib3", "numba", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -40,6 +49,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             whisper_model=args.whisper_model,
             language=args.language,
             num_speakers=args.num_speakers,
+            diarizer=args.diarizer,
+            beam_size=args.beam_size,
+            align=not args.no_align,
+            roles=args.roles,
+            spotting=not args.no_spotting,
             spotter=args.spotter,
             clip_model=args.clip_model,
             progress=not args.no_progress,
@@ -74,6 +88,13 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    from .tools.mcp import serve
+
+    serve(args.outdir, budget=args.budget)  # stdio: nothing else may write to stdout here
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for docs and tests)."""
     p = argparse.ArgumentParser(
@@ -102,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--whisper-model", help="faster-whisper model name or folder (default tiny.en)")
     a.add_argument("--language", help="spoken language code, e.g. en")
     a.add_argument("--num-speakers", type=int, help="known number of speakers")
+    a.add_argument("--diarizer", choices=["resemblyzer", "pyannote", "none"], default="resemblyzer",
+                   help="who-spoke-when backend (pyannote needs a hub token; none: one speaker)")
+    a.add_argument("--beam-size", type=int, default=5, help="ASR beam width (1: greedy, fastest)")
+    a.add_argument("--no-align", action="store_true", help="keep ASR word times (skip forced alignment)")
+    a.add_argument("--roles", help="role overrides, e.g. P1=interviewer,P2=interviewee (or SPEAKER_00=...)")
+    a.add_argument("--no-spotting", action="store_true", help="skip micro/macro-expression spotting")
     a.add_argument("--spotter", type=Path, help="a trained spotter checkpoint (affectkit train-spotter)")
     a.add_argument("--clip-model", help="CLIP checkpoint folder or hub name for the AU/caption encoder")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -110,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = command("doctor", help="show where each model asset resolves from, and package versions")
     d.add_argument("--json", action="store_true", help="print JSON")
     d.set_defaults(func=_cmd_doctor)
+
+    m = command("mcp", help="serve the agent tools over MCP (stdio) for an analysis output folder")
+    m.add_argument("outdir", type=Path, help="output folder of `affectkit analyze` (holds timeline.jsonl), or a folder of them")
+    m.add_argument("--budget", type=int, default=4000, help="size limit of each tool result, in characters")
+    m.set_defaults(func=_cmd_mcp)
     return p
 
 
@@ -117,9 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``affectkit`` console script. Returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(0 if args.quiet else args.verbose)
-    if args.quiet:
-        logging.getLogger().setLevel(logging.ERROR)
+    _setup_logging(args.verbose, args.quiet)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Role = Literal["interviewer", "interviewee", "unknown"]
 
 
 class AnalysisConfig(BaseModel):
@@ -25,10 +28,31 @@ class AnalysisConfig(BaseModel):
     whisper_model: str | None = Field(None, description="faster-whisper model name or path (default tiny.en)")
     language: str | None = Field(None, description="spoken language code (None: model default / detect)")
     num_speakers: int | None = Field(None, ge=1, le=20, description="known number of speakers")
+    diarizer: Literal["resemblyzer", "pyannote", "none"] = Field("resemblyzer", description="who-spoke-when backend")
+    beam_size: int = Field(5, ge=1, le=20, description="ASR beam width")
+    align: bool = Field(True, description="refine word times by forced alignment")
+    roles: dict[str, Role] | None = Field(
+        None, description="role overrides: person id (P1) or speaker label (SPEAKER_00) -> role"
+    )
     # spotting
+    spotting: bool = Field(True, description="spot micro- and macro-expressions")
     spotter: Path | None = Field(None, description="trained spotter checkpoint (default: classical decoder)")
     # encoder
     clip_model: str | None = Field(None, description="CLIP checkpoint path or hub name (opt-in)")
     # misc
     threads: int = Field(0, ge=0, description="CPU threads for models (0: library default)")
     progress: bool = Field(True, description="show progress bars")
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles(cls, v):  # noqa: ANN001, ANN206
+        """Accept ``"P1=interviewer,SPEAKER_01=interviewee"`` as well as a dict."""
+        if isinstance(v, str):
+            out = {}
+            for part in filter(None, (x.strip() for x in v.split(","))):
+                key, sep, role = part.partition("=")
+                if not sep:
+                    raise ValueError(f"role override {part!r} is not of the form P1=interviewer")
+                out[key.strip()] = role.strip()
+            return out
+        return v

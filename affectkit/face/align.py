@@ -15,12 +15,13 @@ RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER = 33, 133, 362,
 EYE_CORNERS: tuple[int, ...] = (RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER)
 
 TEMPLATE: dict[int, tuple[float, float]] = {
-    RIGHT_EYE_OUTER: (0.27, 0.40),
-    RIGHT_EYE_INNER: (0.42, 0.41),
-    LEFT_EYE_INNER: (0.58, 0.41),
-    LEFT_EYE_OUTER: (0.73, 0.40),
+    RIGHT_EYE_OUTER: (0.30, 0.34),
+    RIGHT_EYE_INNER: (0.43, 0.35),
+    LEFT_EYE_INNER: (0.57, 0.35),
+    LEFT_EYE_OUTER: (0.70, 0.34),
 }
-"""Template positions of the eye corners in a unit square (x right, y down, image view)."""
+"""Template positions of the eye corners in a unit square (x right, y down, image view): the
+crop then spans from the forehead above the brows to just below the chin."""
 
 
 def similarity_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

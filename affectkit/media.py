@@ -422,7 +422,9 @@ def read_audio(path: str | os.PathLike[str], *, sample_rate: int = AUDIO_RATE) -
 class VideoWriter:
     """Write RGB frames (and optionally mono audio) to an H.264/AAC MP4 through PyAV.
 
-    With ``variable_frame_rate=True`` each frame may be given its own time.
+    With ``variable_frame_rate=True`` each frame may be given its own time. ``x264_params``
+    passes libx264 options (the default turns the macroblock tree off, which makes the
+    encoding reproducible to the bit).
     Writes to a temp file and renames on :meth:`close`, so a failure never leaves a
     half-written file in place of an earlier one. Use as a context manager.
     """
@@ -438,6 +440,7 @@ class VideoWriter:
         audio_rate: int | None = None,
         codec: str = "libx264",
         variable_frame_rate: bool = False,
+        x264_params: str | None = "mbtree=0",
     ) -> None:
         from .io import temp_path_for
 
@@ -450,7 +453,12 @@ class VideoWriter:
         self._v.width, self._v.height = int(width), int(height)
         self._v.pix_fmt = "yuv420p"
         if codec == "libx264":
-            self._v.options = {"crf": str(crf), "preset": "medium"}
+            opts = {"crf": str(crf), "preset": "medium"}
+            if x264_params:
+                # default mbtree=0: with the macroblock tree, the threaded lookahead now and then
+                # encodes the same frames differently, and outputs must be reproducible
+                opts["x264-params"] = x264_params
+            self._v.options = opts
         # constant rate: one tick per frame; variable rate: 90 kHz ticks so any time can be given
         self._v.codec_context.time_base = Fraction(1, 90000) if variable_frame_rate else 1 / self.fps
         self._a = None

@@ -88,6 +88,32 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .evaluation.synth import SynthConfig, make_benchmark
+
+    cfg = replace(SynthConfig(), seed=args.seed, n_clips=args.clips, n_micro=args.micro, n_macro=args.macro,
+                  amplitude=args.amplitude)
+    pairs = make_benchmark(args.grid, args.out, args.videos, cfg)
+    for video, table in pairs:
+        sys.stdout.write(f"{video}\t{table}\n")
+    sys.stdout.write(f"truth of all videos: {Path(args.out) / 'truth.csv'}\n")
+    return 0
+
+
+def _cmd_train_spotter(args: argparse.Namespace) -> int:
+    from .spotting.regressor import TrainConfig
+    from .spotting.training import train_spotter
+
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
+    _, report = train_spotter(args.videos, args.labels, args.out, workdir=args.workdir, config=cfg,
+                              evaluate=not args.no_eval, progress=True)
+    sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    sys.stdout.write(f"model written to {args.out}\n")
+    return 0
+
+
 def _cmd_mcp(args: argparse.Namespace) -> int:
     from .tools.mcp import serve
 
@@ -137,6 +163,27 @@ def build_parser() -> argparse.ArgumentParser:
     d = command("doctor", help="show where each model asset resolves from, and package versions")
     d.add_argument("--json", action="store_true", help="print JSON")
     d.set_defaults(func=_cmd_doctor)
+
+    s = command("synth", help="build the expression-injection benchmark (videos + MEGC truth CSV) from GRID clips")
+    s.add_argument("--grid", type=Path, required=True, help="GRID speaker folder (e.g. ../shared/data/grid_s1)")
+    s.add_argument("--out", type=Path, required=True, help="output folder")
+    s.add_argument("--videos", type=int, default=4, help="number of videos")
+    s.add_argument("--clips", type=int, default=6, help="GRID clips (3 s each) per video")
+    s.add_argument("--micro", type=int, default=2, help="micro-expressions per video")
+    s.add_argument("--macro", type=int, default=2, help="macro-expressions per video")
+    s.add_argument("--amplitude", type=float, default=1.0, help="difficulty: scales every expression's amplitude")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_synth)
+
+    t = command("train-spotter", help="train the learned spotter from videos and a MEGC-style label CSV")
+    t.add_argument("videos", type=Path, help="folder of videos (matched to the CSV's video column by file name)")
+    t.add_argument("labels", type=Path, help="CSV: subject,video,onset,apex,offset,type,aus,emotion (frames)")
+    t.add_argument("-o", "--out", type=Path, required=True, help="model file to write (.pt)")
+    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--workdir", type=Path, help="cache of per-video face passes (default: beside the model)")
+    t.add_argument("--no-eval", action="store_true", help="skip the leave-one-subject-out evaluation")
+    t.set_defaults(func=_cmd_train_spotter)
 
     m = command("mcp", help="serve the agent tools over MCP (stdio) for an analysis output folder")
     m.add_argument("outdir", type=Path, help="output folder of `affectkit analyze` (holds timeline.jsonl), or a folder of them")

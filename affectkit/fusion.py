@@ -33,6 +33,8 @@ MIN_LINK_CORRELATION = 0.15
 REACTION_WINDOW = 4.0
 CONTEXT_WORDS_WINDOW = 1.5
 PITCH_PEAK_SEMITONES = 4.0
+MAX_PITCH_SEMITONES = 11.0
+"""larger jumps are pitch-tracking octave errors, not voice events"""
 ENERGY_PEAK_DB = 6.0
 LONG_PAUSE_SECONDS = 1.5
 MOUTH_ROIS = ("lipcorner_r", "lipcorner_l", "upper_lip", "lower_lip", "chin")
@@ -170,7 +172,8 @@ def voice_events(people: list[Person], utterances: list[Utterance]) -> list[Affe
             pr = w.prosody
             if pr is None:
                 continue
-            if p_ref and pr.pitch_median and _semitones(pr.pitch_median, p_ref) >= PITCH_PEAK_SEMITONES:
+            if (p_ref and pr.pitch_median
+                    and PITCH_PEAK_SEMITONES <= _semitones(pr.pitch_median, p_ref) <= MAX_PITCH_SEMITONES):
                 st = _semitones(pr.pitch_median, p_ref)
                 out.append(_voice_event(person, w, "pitch_peak", min(1.0, st / 8.0),
                                         f"Pitch rose to {pr.pitch_median:.0f} Hz on '{w.text}' "

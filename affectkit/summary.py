@@ -45,7 +45,7 @@ def format_summary(tl: Timeline, max_events: int = 40, max_utterances: int = 40)
         lines.append(f"  ... {len(tl.utterances) - max_utterances} more")
     lines.append(f"events: {len(tl.events)}")
     for e in sorted(tl.events, key=lambda e: e.apex)[:max_events]:
-        aus = ",".join(a.au for a in e.aus[:4])
+        aus = ",".join(dict.fromkeys(a.au for a in e.aus))  # unique, in order of evidence
         desc = e.caption or (e.emotion.label if e.emotion else "")
         ctx = ""
         if e.context is not None and e.context.state != "unknown":

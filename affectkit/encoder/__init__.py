@@ -1,1 +1,1 @@
-"""affectkit.encoder (see docs/architecture.md)."""
+"""Optional encoders that add evidence to spotted events (CLIP AU/caption encoder)."""

@@ -50,13 +50,16 @@ class FaceStageResult:
     n_frames: int
     frames_with_faces: int
     warnings: list[str] = field(default_factory=list)
+    first_x: dict[int, float] = field(default_factory=dict)
+    """per group: the face's horizontal centre when first seen (orders people seen together left to right)"""
 
     def persons(self) -> list[list[int]]:
         """Track-id lists, one per person, ordered by first appearance."""
         by_group: dict[int, list[int]] = {}
         for tid, g in sorted(self.groups.items()):
             by_group.setdefault(g, []).append(tid)
-        return [by_group[g] for g in sorted(by_group, key=lambda g: self.summaries[g].first_seen)]
+        return [by_group[g] for g in sorted(by_group, key=lambda g: (self.summaries[g].first_seen,
+                                                                      self.first_x.get(g, 0.0)))]
 
 
 def run_faces(
@@ -150,7 +153,12 @@ def run_faces(
         warnings.append(msg)
     summaries = {g: summarize_person(store, [t for t, gg in groups.items() if gg == g], n_frames)
                  for g in sorted(set(groups.values()))}
-    return FaceStageResult(store_dir, groups, summaries, n_frames, with_faces, warnings)
+    first_x = {}
+    for g in set(groups.values()):
+        first = min((t for t, gg in groups.items() if gg == g), key=lambda t: store.info(t)["first"])
+        bbox = next(store.iter_parts(first, ["bbox"]))["bbox"][0]
+        first_x[g] = float((bbox[0] + bbox[2]) / 2)
+    return FaceStageResult(store_dir, groups, summaries, n_frames, with_faces, warnings, first_x)
 
 
 def summarize_person(store: FaceStore, track_ids: list[int], video_frames: int) -> FaceSummary:

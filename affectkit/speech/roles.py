@@ -4,7 +4,8 @@ Cues, per speaker: the share of their utterances that are questions, how long th
 are (interviewers ask short questions, interviewees answer at length), and who opens the
 conversation. The cues are combined into one interviewer score; the two main speakers get
 roles only when the scores differ clearly and the would-be interviewer asked at least one
-question; otherwise everyone stays ``"unknown"``. A user's
+question, or, with no question heard, when they differ twice as clearly (opens the
+conversation and takes much shorter turns); otherwise everyone stays ``"unknown"``. A user's
 own assignment (``overrides``) always wins.
 """
 
@@ -97,7 +98,9 @@ def infer_roles(
         a, b = sorted(main, key=lambda s: -scores.get(s, 0.0))
         asks = any(u.speaker == a and (u.is_question if u.is_question is not None else is_question(u.text))
                    for u in utterances)
-        if asks and scores.get(a, 0.0) - scores.get(b, 0.0) >= min_margin:
+        margin = scores.get(a, 0.0) - scores.get(b, 0.0)
+        # a question plus a clear margin, or (no question heard) a margin twice as clear
+        if (asks and margin >= min_margin) or margin >= 2 * min_margin:
             roles[a], roles[b] = "interviewer", "interviewee"
     if overrides:
         roles.update({k: v for k, v in overrides.items()})

@@ -47,21 +47,40 @@ def speaking_mask(
     *,
     threshold: float = 0.08,
     dilate: float = 0.15,
+    vad_dilate: float = 0.35,
 ) -> np.ndarray:
     """``(T,) bool``: the face is (probably) speaking.
+
+    Without audio, frames whose mouth moves like speech (dilated by ``dilate`` s). With audio,
+    voice activity (dilated by ``vad_dilate`` s: lips move before the voice starts and after it
+    stops) where this face's mouth moves within half a second: a listener's face stays False.
 
     Args:
         aus: ``(T, len(AU_NAMES))`` AU intensities.
         times: ``(T,)`` seconds.
         vad: ``(T,) bool`` audio voice activity at the frame times, or None (no audio).
         threshold: mouth activity above which the mouth counts as moving like speech.
-        dilate: seconds added on each side.
     """
     act = mouth_activity(aus, times)
     moving = act >= threshold
-    if vad is not None:
-        moving &= vad
-    if len(times) > 1:
-        fps = 1.0 / max(float(np.median(np.diff(times))), 1e-3)
-        moving = maximum_filter1d(moving, size=max(1, 2 * int(round(dilate * fps)) + 1))
-    return moving
+    if len(times) < 2:
+        return moving
+    fps = 1.0 / max(float(np.median(np.diff(times))), 1e-3)
+
+    def grow(mask: np.ndarray, seconds: float) -> np.ndarray:
+        return maximum_filter1d(mask, size=max(1, 2 * int(round(seconds * fps)) + 1))
+
+    if vad is None:
+        return grow(moving, dilate)
+    return grow(vad, vad_dilate) & grow(moving, 0.5)
+
+
+def audio_speech_segments(video: str) -> list[tuple[float, float]] | None:
+    """Voice-activity segments of a video's audio (silero VAD), or None when it has no audio."""
+    from .. import media
+    from ..speech.audio import speech_regions
+
+    if not media.probe(video).has_audio:
+        return None
+    audio = media.read_audio(video)
+    return [(float(s), float(e)) for s, e in speech_regions(audio)] if audio.size else []

@@ -163,9 +163,12 @@ def spot_video(
         out = Path(workdir) if workdir else Path(tmp)
         run_faces(video, out, max_faces=max_faces, consumers=[RoiFlowExtractor()], progress=False)
         store = FaceStore(out / "faces")
+        from .masks import audio_speech_segments
+
+        segs = audio_speech_segments(str(video))
         found: list[VideoInterval] = []
         for tid in store.track_ids():
-            res = spot_track(store, tid, info.fps or 25.0, config=config, spotter=spotter)
+            res = spot_track(store, tid, info.fps or 25.0, config=config, spotter=spotter, speech_segments=segs)
             for iv in res.intervals:
                 found.append(VideoInterval(
                     onset=int(res.frames[iv.onset]), apex=int(res.frames[iv.apex]), offset=int(res.frames[iv.offset]),

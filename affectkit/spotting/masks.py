@@ -47,13 +47,15 @@ def speaking_mask(
     *,
     threshold: float = 0.08,
     dilate: float = 0.15,
-    vad_dilate: float = 0.35,
+    vad_before: float = 0.6,
+    vad_after: float = 0.4,
 ) -> np.ndarray:
     """``(T,) bool``: the face is (probably) speaking.
 
     Without audio, frames whose mouth moves like speech (dilated by ``dilate`` s). With audio,
-    voice activity (dilated by ``vad_dilate`` s: lips move before the voice starts and after it
-    stops) where this face's mouth moves within half a second: a listener's face stays False.
+    voice activity, widened by ``vad_before`` s before each stretch (lips part and the jaw moves
+    before the voice starts) and ``vad_after`` s after it, where this face's mouth moves within
+    half a second: a listener's face stays False.
 
     Args:
         aus: ``(T, len(AU_NAMES))`` AU intensities.
@@ -72,7 +74,12 @@ def speaking_mask(
 
     if vad is None:
         return grow(moving, dilate)
-    return grow(vad, vad_dilate) & grow(moving, 0.5)
+    before = max(0, int(round(vad_before * fps)))
+    after = max(0, int(round(vad_after * fps)))
+    widened = np.zeros_like(vad, dtype=bool)
+    for i in np.flatnonzero(vad):
+        widened[max(0, i - before) : i + after + 1] = True
+    return widened & grow(moving, 0.5)
 
 
 def audio_speech_segments(video: str) -> list[tuple[float, float]] | None:

@@ -316,13 +316,11 @@ class LearnedSpotter:
             "boundary": torch.sigmoid(out["boundary"][0]).T.numpy(),
         }
 
-    def predict_scores(self, flow: np.ndarray, ref: np.ndarray, *, speaking=None, blink=None, crop_diff=None,
-                       fps: float = 25.0) -> np.ndarray:  # noqa: ANN001
-        """``(T,)`` score on the classical curve's scale (probability x :data:`PROB_SCALE`)."""
+    def intervals(self, times: np.ndarray, flow: np.ndarray, ref: np.ndarray, fps: float, *, speaking=None,
+                  blink=None, crop_diff=None) -> list:  # noqa: ANN001
+        """Spotted intervals of one track (:func:`affectkit.spotting.decode.decode_probability`)."""
+        from .decode import decode_probability
+
         x = frame_features(flow, ref, speaking=speaking, blink=blink, crop_diff=crop_diff, fps=fps)
-        return self.predict(x)["score"] * PROB_SCALE
-
-
-PROB_SCALE = 10.0
-"""Learned probabilities are multiplied by this to sit on the decoder's noise-unit scale
-(probability 0.5 -> 5, just above the decoder's floor of 4)."""
+        pred = self.predict(x)
+        return decode_probability(times, pred["score"], flow, ref, fps, boundary=pred["boundary"], crop_diff=crop_diff)

@@ -66,13 +66,14 @@ def spot_track(
     vad = voice_active(d["time"], speech_segments)
     speaking = speaking_mask(d["aus"], d["time"], vad)
     blink = d["aus"][:, AU_INDEX["AU45"]]
-    score = None
     if spotter is not None:
-        score = spotter.predict_scores(d["roi_flow"], d["flow_ref"], speaking=speaking, blink=blink)  # type: ignore[attr-defined]
-    ivs, _ = decode(
-        d["time"], d["roi_flow"], d["flow_ref"], fps,
-        crop_diff=d["crop_diff"], blink=blink, speaking=speaking, pose=d["pose"], config=config, score=score,
-    )
+        ivs = spotter.intervals(d["time"], d["roi_flow"], d["flow_ref"], fps, speaking=speaking, blink=blink,  # type: ignore[attr-defined]
+                                crop_diff=d["crop_diff"])
+    else:
+        ivs, _ = decode(
+            d["time"], d["roi_flow"], d["flow_ref"], fps,
+            crop_diff=d["crop_diff"], blink=blink, speaking=speaking, pose=d["pose"], config=config,
+        )
     return TrackIntervals(track_id, ivs, d["frame"], d["aus"])
 
 

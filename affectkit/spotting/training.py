@@ -22,9 +22,8 @@ from ..evaluation.metrics import Interval, spotting_scores
 from ..evaluation.synth import read_truth_csv
 from ..face.aus import AU_INDEX
 from ..face.store import FaceStore
-from .decode import decode
 from .masks import audio_speech_segments, speaking_mask, voice_active
-from .regressor import PROB_SCALE, LearnedSpotter, Sequence, TrainConfig, frame_features, targets, train
+from .regressor import LearnedSpotter, Sequence, TrainConfig, frame_features, targets, train
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +138,8 @@ def load_tracks(videos, labels: str | os.PathLike[str], workdir: str | os.PathLi
 
 def predict_intervals(spotter: LearnedSpotter, td: TrackData) -> list[Interval]:
     """Decode a track with the learned score; intervals in video frames."""
-    score = spotter.predict(td.features())["score"] * PROB_SCALE
-    ivs, _ = decode(td.times, td.flow, td.ref, td.fps, crop_diff=td.crop_diff, blink=td.blink,
-                    speaking=td.speaking, pose=td.pose, score=score)
+    ivs = spotter.intervals(td.times, td.flow, td.ref, td.fps, speaking=td.speaking, blink=td.blink,
+                            crop_diff=td.crop_diff)
     return [Interval(int(td.frames[i.onset]), int(td.frames[i.offset]), int(td.frames[i.apex]),
                      "me" if i.kind == "micro_expression" else "mae") for i in ivs]
 

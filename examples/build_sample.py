@@ -5,9 +5,14 @@ long turns), on the right a GRID speaker from ``grid_others`` (person B, who pro
 short turns). While one speaks, the other listens: the listener is shown with frames
 from the silent lead-in of one of their own clips, played forwards and backwards.
 
+Three facial expressions are then injected with :mod:`affectkit.evaluation.synth` (smooth
+AU-shaped warps, the same as the spotting benchmark's), so the demo shows events: the
+interviewer raises her brows after an answer, the interviewee smiles while she speaks, and she
+shows a brief frown. They are listed, with their times, in the truth file.
+
 Writes ``examples/sample_conversation.mp4`` and ``examples/sample_conversation.truth.json``
-(speaker turns; word timings where GRID has them). Needs ``../shared/data``; the built
-clip is committed, so users never need this script.
+(speaker turns; word timings where GRID has them; the injected expressions). Needs
+``../shared/data``; the built clip is committed, so users never need this script.
 
 GRID audiovisual sentence corpus (Cooke, Barker, Cunningham & Shao, 2006), CC BY 4.0.
 
@@ -42,7 +47,13 @@ TURNS: list[tuple[str, str]] = [
     ("A", "bwwa9s"),
     ("A", "srwi3s"),
 ]
-LISTEN_CLIP = {"A": "swav1a", "B": "brbk7n"}  # whose silent lead-in shows them listening
+LISTEN_CLIP = {"A": "lray5s", "B": "brbk7n"}  # whose silent lead-in (no blink) shows them listening
+# injected expressions: (person, face index from the left, AU, onset, apex, offset, hold, amplitude)
+EXPRESSIONS: list[tuple[str, int, str, float, float, float, float, float]] = [
+    ("B", 1, "AU1+AU2", 5.25, 5.55, 6.15, 0.30, 0.045),  # brows up after the answer
+    ("A", 0, "AU6+AU12", 13.90, 14.25, 14.85, 0.25, 0.045),  # a smile while she speaks
+    ("B", 1, "AU4", 19.30, 19.44, 19.62, 0.0, 0.025),  # a brief frown (micro-expression)
+]
 PEOPLE = {
     "A": {"grid_speaker": "s1", "position": "left", "role": "interviewee", "description": "man, dark hair"},
     "B": {"grid_speaker": "brbk7n speaker", "position": "right", "role": "interviewer", "description": "woman, long hair"},
@@ -106,9 +117,10 @@ def build(data: Path, out_dir: Path) -> tuple[Path, Path]:
 
     truth_turns = []
     video_path = out_dir / "sample_conversation.mp4"
+    plain_path = out_dir / ".sample_conversation.plain.mp4"
     audio_track: list[np.ndarray] = []
     listen_pos = {"A": 0, "B": 0}
-    with media.VideoWriter(video_path, 2 * 360, 288, FPS, crf=20, audio_rate=AUDIO_RATE) as vw:
+    with media.VideoWriter(plain_path, 2 * 360, 288, FPS, crf=20, audio_rate=AUDIO_RATE) as vw:
         for k, (who, clip) in enumerate(TURNS):
             t0 = k * CLIP_FRAMES / FPS
             frames, audio = get(clip)
@@ -142,6 +154,28 @@ def build(data: Path, out_dir: Path) -> tuple[Path, Path]:
                 }
             )
         vw.write_audio(np.concatenate(audio_track), AUDIO_RATE)
+    from affectkit.evaluation.synth import ExpressionSpec, inject_into_video
+
+    specs = [ExpressionSpec(face, on, ap, off, au, amp, hold) for _, face, au, on, ap, off, hold, amp in EXPRESSIONS]
+    injected = inject_into_video(plain_path, video_path, specs, crf=20)
+    plain_path.unlink()
+    expressions = [
+        {
+            "person": who,
+            "position": PEOPLE[who]["position"],
+            "aus": au,
+            "onset": round(ev.onset / FPS, 3),
+            "apex": round(ev.apex_start / FPS, 3),
+            "offset": round(ev.offset / FPS, 3),
+            "onset_frame": ev.onset,
+            "apex_frame": ev.apex_start,
+            "offset_frame": ev.offset,
+            "type": "micro" if ev.kind == "me" else "macro",
+            "amplitude_face_width": amp,
+            "injected": True,
+        }
+        for (who, _, au, _, _, _, _, amp), ev in zip(EXPRESSIONS, injected)
+    ]
     truth = {
         "video": video_path.name,
         "duration": len(TURNS) * CLIP_FRAMES / FPS,
@@ -149,10 +183,11 @@ def build(data: Path, out_dir: Path) -> tuple[Path, Path]:
         "source": "GRID audiovisual sentence corpus (Cooke, Barker, Cunningham & Shao, 2006), CC BY 4.0",
         "people": PEOPLE,
         "turns": truth_turns,
-        "expressions": [],
+        "expressions": expressions,
         "notes": "Word times of A come from the GRID alignment; B's turn times are estimated from audio energy "
         "(GRID ships no alignment for that speaker). The listener is shown with frames of the silent lead-in "
-        "of one of their own clips played forwards and backwards.",
+        "of one of their own clips played forwards and backwards. The expressions are injected (synthetic "
+        "AU-shaped warps), not acted.",
     }
     truth_path = out_dir / "sample_conversation.truth.json"
     truth_path.write_text(json.dumps(truth, indent=1) + "\n")

@@ -52,3 +52,13 @@ def make_video(path: Path, frames: int = 20, size: tuple[int, int] = (64, 48), f
             t = np.arange(int(audio_seconds * 16000)) / 16000
             vw.write_audio((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_analysis(tmp_path_factory, sample_clip) -> Path:
+    """The bundled sample clip analysed once per test session by the real pipeline (output folder)."""
+    from affectkit.pipeline import analyze
+
+    out = tmp_path_factory.mktemp("sample_analysis")
+    analyze(sample_clip, out, progress=False)
+    return out

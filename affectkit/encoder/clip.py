@@ -84,12 +84,17 @@ class ClipAUEncoder:
     def __init__(self, model: str | os.PathLike[str] | None = None, device: str = "cpu") -> None:
         import torch
         from transformers import AutoTokenizer, CLIPModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        from ..models import offline_mode
 
         asset = resolve("clip", model)
         src = str(asset.path)
+        local = offline_mode() or asset.source != "hub-name"  # a hub name may still be in the HF cache
         try:
-            self.model = CLIPModel.from_pretrained(src).to(device).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(src)
+            self.model = CLIPModel.from_pretrained(src, local_files_only=local).to(device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(src, local_files_only=local)
         except OSError as exc:
             raise ModelNotFoundError(
                 f"CLIP model {src!r} could not be loaded ({exc}). Pass a local folder saved with "

@@ -88,6 +88,12 @@ def describe(interval: SpottedInterval, aus: np.ndarray | None, fps: float) -> t
 ]:
     """AU activations, an emotion estimate and a caption for one interval."""
     pats = flow_patterns(interval.displacement)
+    if interval.pattern and interval.pattern not in [n for n, _ in pats]:
+        # the template that detected the interval leads, with its response at the apex
+        resp = float(np.einsum("rc,rc->", interval.displacement, pattern_matrix()[[p.name for p in PATTERNS].index(interval.pattern)]))
+        pats = [(interval.pattern, abs(resp))] + pats[:2]
+    elif interval.pattern:
+        pats = sorted(pats, key=lambda p: p[0] != interval.pattern)
     f_aus = flow_aus(pats)
     b_aus = blendshape_aus(aus, interval.onset, interval.apex, fps) if aus is not None else {}
     acts = [AUActivation(au=a, name=aumod.AU_DESCRIPTIONS.get(a, a), intensity=round(v, 3), evidence="flow")

@@ -48,11 +48,7 @@ class AnalysisConfig(BaseModel):
     def _roles(cls, v):  # noqa: ANN001, ANN206
         """Accept ``"P1=interviewer,SPEAKER_01=interviewee"`` as well as a dict."""
         if isinstance(v, str):
-            out = {}
-            for part in filter(None, (x.strip() for x in v.split(","))):
-                key, sep, role = part.partition("=")
-                if not sep:
-                    raise ValueError(f"role override {part!r} is not of the form P1=interviewer")
-                out[key.strip()] = role.strip()
-            return out
+            from .speech.roles import parse_roles
+
+            return parse_roles(v)
         return v

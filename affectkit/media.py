@@ -367,6 +367,20 @@ def iter_audio(
                 buf = [rest] if rest.size else []
                 have = rest.size
 
+        def take(frames) -> None:  # noqa: ANN001 - resampled frames: skip the lead, stop at the end
+            nonlocal skip, total_left, have
+            for rf in frames:
+                x = _mono(rf)
+                if skip:
+                    cut = min(skip, x.size)
+                    x, skip = x[cut:], skip - cut
+                if total_left is not None:
+                    x = x[: max(total_left, 0)]
+                    total_left -= x.size
+                if x.size:
+                    buf.append(x)
+                    have += x.size
+
         for packet in c.demux(a):
             try:
                 decoded = packet.decode()
@@ -377,26 +391,9 @@ def iter_audio(
                 continue
             for frame in decoded:
                 frame.pts = None  # let the resampler count samples itself
-                for rf in resampler.resample(frame):
-                    x = _mono(rf)
-                    if skip:
-                        cut = min(skip, x.size)
-                        x, skip = x[cut:], skip - cut
-                    if total_left is not None:
-                        x = x[: max(total_left, 0)]
-                        total_left -= x.size
-                    if x.size:
-                        buf.append(x)
-                        have += x.size
+                take(resampler.resample(frame))
                 yield from emit(False)
-        for rf in resampler.resample(None):
-            x = _mono(rf)
-            if total_left is not None:
-                x = x[: max(total_left, 0)]
-                total_left -= x.size
-            if x.size:
-                buf.append(x)
-                have += x.size
+        take(resampler.resample(None))
         yield from emit(True)
 
 

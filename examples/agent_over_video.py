@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from affectkit.errors import AffectkitError
 from affectkit.prompting import load_prompt
 from affectkit.tools.core import DEFAULT_BUDGET, list_affect_events, prompt_context
 from affectkit.tools.langchain import AffectToolkit, run_agent
+from affectkit.tools.langchain import chat_model_from_env as _chat_model_from_env
 
 log = logging.getLogger("agent_over_video")
 
@@ -66,20 +66,13 @@ def load_or_analyze(source: Path, outdir: Path | None) -> tuple[Timeline, Path]:
 
 
 def chat_model_from_env() -> Any | None:
-    """The chat model named by AFFECTKIT_CHAT_MODEL, or None when it is not set."""
-    spec = os.environ.get(MODEL_ENV, "").strip()
-    if not spec:
-        return None
+    """The chat model named by AFFECTKIT_CHAT_MODEL, or None; a clear message and exit 2 when it
+    cannot be created."""
     try:
-        from langchain.chat_models import init_chat_model
-    except ImportError:
-        sys.stderr.write(
-            f"error: {MODEL_ENV}={spec!r} needs langchain's init_chat_model: pip install langchain and the "
-            "provider's package (e.g. langchain-openai), or unset it to run the scripted demo\n"
-        )
-        raise SystemExit(2)
-    return init_chat_model(spec)
-
+        return _chat_model_from_env(MODEL_ENV)
+    except AffectkitError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from exc
 
 def scripted_model(tl: Timeline) -> GenericFakeChatModel:
     """A fake chat model whose tool calls are planned from the timeline (no LLM involved)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from affectkit.tools.core import (
     prompt_context,
     timeline_overview,
 )
+from affectkit.tools.langchain import chat_model_from_env as _chat_model_from_env
 
 log = logging.getLogger("interview_report")
 
@@ -63,20 +63,13 @@ def load_timeline(video: Path, outdir: Path, timeline: Path | None) -> Timeline:
 
 
 def chat_model_from_env() -> Any | None:
-    """The chat model named by AFFECTKIT_CHAT_MODEL, or None when it is not set."""
-    spec = os.environ.get(MODEL_ENV, "").strip()
-    if not spec:
-        return None
+    """The chat model named by AFFECTKIT_CHAT_MODEL, or None; a clear message and exit 2 when it
+    cannot be created."""
     try:
-        from langchain.chat_models import init_chat_model
-    except ImportError:
-        sys.stderr.write(
-            f"error: {MODEL_ENV}={spec!r} needs langchain's init_chat_model: pip install langchain and the "
-            "provider's package (e.g. langchain-openai), or unset it to use the template summaries\n"
-        )
-        raise SystemExit(2)
-    return init_chat_model(spec)
-
+        return _chat_model_from_env(MODEL_ENV)
+    except AffectkitError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from exc
 
 def gather(tl: Timeline, person: str) -> dict[str, Any]:
     """The tool results the summary of one person is written from."""

@@ -3,11 +3,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import make_video
 
 from affectkit import __version__
 from affectkit.cli import main
 from affectkit.schema import Timeline
-from conftest import make_video
 
 
 def test_version(capsys):

@@ -7,10 +7,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import make_video
 
 from affectkit import media
 from affectkit.errors import AffectkitError, MediaError
-from conftest import make_video
 
 GRID_CLIPS = ["bbaf2n", "lgwg2n", "srwi3s", "pric4p"]
 

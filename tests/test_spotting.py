@@ -141,7 +141,12 @@ def test_speaking_mask_follows_voice_and_mouth():
 @pytest.fixture(scope="module")
 def clips(grid_dir, tmp_path_factory):
     """An untouched 6 s talking clip and copies with one injected micro-expression (AU4, 0.36 s)."""
-    from affectkit.evaluation.synth import ExpressionSpec, SynthConfig, build_injected_video, inject_into_video
+    from affectkit.evaluation.synth import (
+        ExpressionSpec,
+        SynthConfig,
+        build_injected_video,
+        inject_into_video,
+    )
 
     d = tmp_path_factory.mktemp("spot")
     base = d / "untouched.mp4"

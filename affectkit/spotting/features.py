@@ -209,9 +209,10 @@ class RoiFlowExtractor:
             "ref_seconds": self.ref_seconds, "crop_size": self.crop_size, "method": self.method,
             "rois": [r.name for r in ROIS],
         }
+        import json
+
         from ..face.store import INDEX_NAME
         from ..io import atomic_write_text
-        import json
 
         atomic_write_text(store.folder / INDEX_NAME, json.dumps(store.index, indent=1))
         self._tracks.clear()

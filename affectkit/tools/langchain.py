@@ -175,3 +175,34 @@ def run_agent(
 
 
 __all__ = ["AffectToolkit", "AgentRun", "run_agent"]
+
+
+CHAT_MODEL_ENV = "AFFECTKIT_CHAT_MODEL"
+
+
+def chat_model_from_env(var: str = CHAT_MODEL_ENV) -> Any | None:
+    """The LangChain chat model named by the environment variable ``var`` (``provider:model``,
+    e.g. ``openai:gpt-4o-mini``, through ``langchain.chat_models.init_chat_model``), or None when
+    it is not set.
+
+    Raises:
+        ConfigError: the variable is set but ``langchain`` (or the provider's package) is missing.
+    """
+    import os
+
+    from ..errors import ConfigError
+
+    spec = os.environ.get(var, "").strip()
+    if not spec:
+        return None
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        raise ConfigError(
+            f"{var}={spec!r} needs langchain's init_chat_model: pip install langchain and the provider's "
+            f"package (e.g. langchain-openai), or unset {var}"
+        ) from exc
+    try:
+        return init_chat_model(spec)
+    except Exception as exc:  # noqa: BLE001 - provider packages raise their own types
+        raise ConfigError(f"{var}={spec!r}: could not create the chat model ({type(exc).__name__}: {exc})") from exc

@@ -47,6 +47,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             faces=not args.no_faces,
             transcript=args.transcript,
             whisper_model=args.whisper_model,
+            grammar=args.grammar,
             language=args.language,
             num_speakers=args.num_speakers,
             diarizer=args.diarizer,
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-speech", action="store_true", help="skip the speech stage")
     a.add_argument("--transcript", type=Path, help="use this transcript (whisperX JSON, SRT, VTT, TextGrid, STM)")
     a.add_argument("--whisper-model", help="faster-whisper model name or folder (default tiny.en)")
+    a.add_argument("--grammar", help="JSGF grammar file: recognise speech constrained to it (pocketsphinx) instead of ASR")
     a.add_argument("--language", help="spoken language code, e.g. en")
     a.add_argument("--num-speakers", type=int, help="known number of speakers")
     a.add_argument("--diarizer", choices=["resemblyzer", "pyannote", "none"], default="resemblyzer",

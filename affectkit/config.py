@@ -26,6 +26,7 @@ class AnalysisConfig(BaseModel):
     speech: bool = Field(True, description="run the speech stage when there is audio")
     transcript: Path | None = Field(None, description="use this transcript instead of ASR")
     whisper_model: str | None = Field(None, description="faster-whisper model name or path (default tiny.en)")
+    grammar: str | None = Field(None, description="JSGF grammar file: grammar-constrained recognition instead of ASR")
     language: str | None = Field(None, description="spoken language code (None: model default / detect)")
     num_speakers: int | None = Field(None, ge=1, le=20, description="known number of speakers")
     diarizer: Literal["resemblyzer", "pyannote", "none"] = Field("resemblyzer", description="who-spoke-when backend")

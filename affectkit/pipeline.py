@@ -186,6 +186,7 @@ def _run_speech(video: str | os.PathLike[str], out: Path, info, cfg: AnalysisCon
         beam_size=cfg.beam_size,
         threads=cfg.threads,
         transcript=cfg.transcript,
+        grammar=cfg.grammar,
         diarizer=cfg.diarizer,
         num_speakers=cfg.num_speakers,
         align=cfg.align,

@@ -3,6 +3,7 @@
 import json
 import os
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,41 @@ def test_word_prosody_on_a_synthetic_voice():
     assert out[0].prosody.pause_before is None and out[1].prosody.pause_before == pytest.approx(0.5)
     silent = word_prosody(np.zeros(sr, np.float32), [Word(text="x", start=0.1, end=0.5)])
     assert silent[0].prosody.pitch_median is None
+
+
+def test_grammar_constrained_recognition_on_grid(shared_data):
+    """With the GRID sentence grammar, pocketsphinx recognises GRID clips (letters are the hard
+    part) and its word times match the corpus alignment."""
+    import json
+
+    from affectkit.media import read_audio
+    from affectkit.speech import SpeechConfig, run_speech
+
+    grammar = Path(__file__).resolve().parents[1] / "examples" / "grammars" / "grid.jsgf"
+    words = json.loads((shared_data / "grid_s1" / "words.json").read_text())
+    errors = n = 0
+    for clip in ("bbaf2n", "lgwg2n", "srwi3s", "pric4p"):
+        res = run_speech(read_audio(shared_data / "grid_s1" / "video" / f"{clip}.mpg"),
+                         SpeechConfig(grammar=str(grammar), diarizer="none"), progress=False)
+        r = wer(words[clip]["transcript"], res.text)
+        errors += r.substitutions + r.deletions + r.insertions
+        n += r.n_ref
+        assert len(res.words) == 6 and all(w.aligned for w in res.words)  # one grammar sentence each
+        truth = [w for w in words[clip]["words"] if w["word"] not in ("sil", "sp")]
+        assert sum(abs(w.start - t["start"]) < 0.05 for w, t in zip(res.words, truth)) >= 4
+    assert errors / n <= 0.25
+    assert res.text  # the last clip
+
+
+def test_bad_grammar_is_a_clear_error(tmp_path):
+    import numpy as np
+
+    from affectkit.errors import ConfigError
+    from affectkit.speech import SpeechConfig, run_speech
+
+    audio = (0.3 * np.sin(np.arange(16000) / 3)).astype(np.float32)
+    with pytest.raises(ConfigError, match="no such file"):
+        run_speech(audio, SpeechConfig(grammar=str(tmp_path / "nope.jsgf"), diarizer="none"), progress=False)
+    with pytest.raises(ConfigError, match="JSGF"):
+        run_speech(audio, SpeechConfig(grammar="#JSGF V1.0; grammar g; public <s> = ( ;", diarizer="none"),
+                   progress=False)

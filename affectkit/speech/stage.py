@@ -49,6 +49,9 @@ class SpeechConfig(BaseModel):
     vad: bool = Field(True, description="skip non-speech before ASR (silero VAD)")
     initial_prompt: str | None = Field(None, description="text that primes ASR (names, domain words)")
     hotwords: str | None = Field(None, description="words ASR should favour")
+    grammar: str | None = Field(
+        None, description="a JSGF grammar (file or text): recognise with pocketsphinx constrained to it, not whisper"
+    )
     # alignment
     align: bool = Field(True, description="refine word times by forced alignment (English)")
     aligner_model: str | None = Field(None, description="pocketsphinx en-us model folder (default: resolved)")
@@ -263,6 +266,17 @@ def _words(
         res.timings["align"] = round(time.perf_counter() - t0, 3)
         words = [w for u in utts for w in u.words]
         return words, utts, tr.has_speakers
+
+    if cfg.grammar is not None:
+        from .grammar import recognize_grammar
+
+        t0 = time.perf_counter()
+        words = recognize_grammar(audio, cfg.grammar, model_dir=cfg.aligner_model)
+        res.timings["asr"] = round(time.perf_counter() - t0, 3)
+        res.language = "en"
+        if not words:
+            warns.add("no speech matching the grammar was found in the audio")
+        return _monotonic(words), None, False
 
     from .asr import transcribe
 

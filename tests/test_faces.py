@@ -203,3 +203,12 @@ def test_pipeline_people_and_store_index(sample_clip, tmp_path):
     assert sorted(int(k) for k in idx["tracks"]) == sorted(t for p in tl.people for t in p.face_track_ids)
     parts = list((tmp_path / "faces").glob("track_*_part_*.npz"))
     assert all(len(np.load(p)["time"]) <= 256 for p in parts)  # bounded parts: memory stays flat
+
+
+def test_video_without_audio_still_gets_its_faces(shared_data, tmp_path):
+    frames = _frames(shared_data / "grid_s1" / "video" / "bbaf2n.mpg")[:40]
+    video = _write(tmp_path / "mute.mp4", frames)
+    tl = analyze(video, tmp_path / "out", progress=False)  # speech on by default
+    assert len(tl.people) == 1 and tl.people[0].face_summary.frames == 40
+    assert tl.utterances == [] and not tl.media.has_audio
+    assert any("no audio" in w for w in tl.meta["warnings"])

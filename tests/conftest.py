@@ -8,9 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# tests never reach a model hub: every asset resolves from packages, caches or local files
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("AFFECTKIT_OFFLINE", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("AFFECTKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE_CLIP = REPO / "examples" / "sample_conversation.mp4"
+SAMPLE_TIMELINE = Path(__file__).parent / "data" / "sample_timeline.jsonl"
+"""The hand-made fixture timeline of the sample clip (built by tests/data/make_sample_timeline.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +68,11 @@ def sample_analysis(tmp_path_factory, sample_clip) -> Path:
     out = tmp_path_factory.mktemp("sample_analysis")
     analyze(sample_clip, out, progress=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def sample_timeline():
+    """The hand-made fixture timeline of the sample clip (see tests/data/make_sample_timeline.py)."""
+    from affectkit.schema import Timeline
+
+    return Timeline.from_jsonl(SAMPLE_TIMELINE)

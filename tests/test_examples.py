@@ -22,13 +22,7 @@ from affectkit.schema import Timeline
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-SAMPLE_TIMELINE = Path(__file__).parent / "data" / "sample_timeline.jsonl"
-
-
-@pytest.fixture(scope="module")
-def sample_timeline() -> Timeline:
-    """The hand-made fixture timeline of the sample clip (see tests/data/make_sample_timeline.py)."""
-    return Timeline.from_jsonl(SAMPLE_TIMELINE)
+from conftest import SAMPLE_TIMELINE
 
 
 def _run(

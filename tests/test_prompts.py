@@ -14,17 +14,11 @@ import pytest
 from affectkit import prompting
 from affectkit.errors import ConfigError
 from affectkit.prompting import PromptError, list_prompts, load_prompt, prompt_variables
-from affectkit.schema import Timeline
 from affectkit.tools.core import next_utterance_cues, prompt_context
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_TIMELINE = Path(__file__).parent / "data" / "sample_timeline.jsonl"
 
 
-@pytest.fixture(scope="module")
-def sample_timeline() -> Timeline:
-    """The hand-made fixture timeline of the sample clip (see tests/data/make_sample_timeline.py)."""
-    return Timeline.from_jsonl(SAMPLE_TIMELINE)
 
 
 def test_the_shipped_prompts_and_their_variables():

@@ -1,7 +1,6 @@
 """Speech recognition on real audio (whisper tiny.en from its PyPI package, offline)."""
 
 import itertools
-import os
 
 import numpy as np
 import pytest
@@ -14,16 +13,6 @@ from affectkit.speech import asr
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _offline():
-    old = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "AFFECTKIT_OFFLINE")}
-    os.environ.update(HF_HUB_OFFLINE="1", AFFECTKIT_OFFLINE="1")
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 @pytest.fixture(scope="module")

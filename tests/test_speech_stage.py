@@ -1,7 +1,6 @@
 """The whole speech stage (run_speech) on real audio, transcripts and bad input."""
 
 import json
-import os
 import wave
 from pathlib import Path
 
@@ -20,16 +19,6 @@ LEFT = "He began a confused complaint against the wizard, who had vanished behin
 RIGHT = "The horizon seems extremely distant."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _offline():
-    old = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "AFFECTKIT_OFFLINE")}
-    os.environ.update(HF_HUB_OFFLINE="1", AFFECTKIT_OFFLINE="1")
-    yield
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 @pytest.fixture(scope="module")

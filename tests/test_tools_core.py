@@ -30,13 +30,7 @@ from affectkit.tools.core import (
 )
 
 DATA = Path(__file__).parent / "data"
-SAMPLE_TIMELINE = DATA / "sample_timeline.jsonl"
-
-
-@pytest.fixture(scope="module")
-def sample_timeline() -> Timeline:
-    """The hand-made fixture timeline of the sample clip (see tests/data/make_sample_timeline.py)."""
-    return Timeline.from_jsonl(SAMPLE_TIMELINE)
+from conftest import SAMPLE_TIMELINE
 
 
 def _ids(items: list[dict]) -> list[str]:

@@ -8,7 +8,6 @@ tests/data/sample_timeline.jsonl) are real.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -17,12 +16,10 @@ from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from affectkit.prompting import load_prompt
-from affectkit.schema import Timeline
 from affectkit.tools import AffectToolkit as LazyToolkit
 from affectkit.tools.core import prompt_context
 from affectkit.tools.langchain import AffectToolkit, run_agent
 
-SAMPLE_TIMELINE = Path(__file__).parent / "data" / "sample_timeline.jsonl"
 QUERY_TOOLS = [
     "timeline_overview",
     "get_transcript",
@@ -34,10 +31,6 @@ QUERY_TOOLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sample_timeline() -> Timeline:
-    """The hand-made fixture timeline of the sample clip (see tests/data/make_sample_timeline.py)."""
-    return Timeline.from_jsonl(SAMPLE_TIMELINE)
 
 
 def _call(name: str, args: dict, call_id: str) -> AIMessage:

@@ -19,9 +19,7 @@ pytest.importorskip("mcp")
 from mcp import Client, StdioServerParameters
 
 from affectkit.errors import TimelineFormatError
-from affectkit.schema import Timeline
 
-SAMPLE_TIMELINE = Path(__file__).parent / "data" / "sample_timeline.jsonl"
 ALL_TOOLS = [
     "timeline_overview",
     "get_transcript",
@@ -36,10 +34,6 @@ ALL_TOOLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sample_timeline() -> Timeline:
-    """The hand-made fixture timeline of the sample clip (see tests/data/make_sample_timeline.py)."""
-    return Timeline.from_jsonl(SAMPLE_TIMELINE)
 
 
 @pytest.fixture()

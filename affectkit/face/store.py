@@ -141,21 +141,32 @@ class FaceStore:
             return {}
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def add_field(self, track_id: int, name: str, values: np.ndarray) -> None:
-        """Add a per-frame field to every part of a track (``values``: ``(T, ...)`` over all its frames)."""
+    def add_fields(self, track_id: int, fields: dict[str, np.ndarray]) -> None:
+        """Add per-frame fields to every part of a track (each ``(T, ...)`` over all its frames).
+
+        Each part file is rewritten once (atomically), and the index is not written: call
+        :meth:`save_index` after the last track.
+        """
         info = self.info(track_id)
-        if len(values) != info["frames"]:
-            raise AffectkitError(f"field {name}: {len(values)} rows for a track of {info['frames']} frames")
+        for name, values in fields.items():
+            if len(values) != info["frames"]:
+                raise AffectkitError(f"field {name}: {len(values)} rows for a track of {info['frames']} frames")
         start = 0
         for part in info["parts"]:
             path = self.folder / part
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
             n = len(data["time"])
-            data[name] = values[start : start + n]
+            for name, values in fields.items():
+                data[name] = values[start : start + n]
             start += n
             tmp = path.with_name(path.stem + ".tmp.npz")
             np.savez(tmp, **data)
             tmp.replace(path)
-        self.index["fields"][name] = [np.asarray(values).dtype.str, list(np.asarray(values).shape[1:])]
+        for name, values in fields.items():
+            a = np.asarray(values)
+            self.index["fields"][name] = [a.dtype.str, list(a.shape[1:])]
+
+    def save_index(self) -> None:
+        """Write ``index.json`` (fields and ``extra`` changed in memory), atomically."""
         atomic_write_text(self.folder / INDEX_NAME, json.dumps(self.index, indent=1))

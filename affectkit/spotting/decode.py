@@ -43,8 +43,6 @@ from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 from .rois import GROUPS, PATTERNS, ROIS, SPEECH_GROUPS, pattern_matrix
 
-ME_MEDIAN_SECONDS = 0.43
-"""Median micro-expression length (CAS(ME)^2 0.47 s, SAMM-LV 0.39 s; facts.md)."""
 MICRO_MAX_SECONDS = 0.5
 """Micro vs macro boundary used by the MEGC challenges."""
 MACRO_MAX_SECONDS = 4.5
@@ -123,11 +121,6 @@ class SpottedInterval:
     @property
     def duration(self) -> float:
         return self.offset_time - self.onset_time
-
-
-def duration_prior(fps: float) -> int:
-    """``k_p`` in frames: half the median micro-expression length, at least 2."""
-    return max(2, int(round((ME_MEDIAN_SECONDS * fps + 1) / 2)))
 
 
 def cut_rows(crop_diff: np.ndarray, cfg: DecodeConfig, fps: float) -> np.ndarray:

@@ -202,17 +202,14 @@ class RoiFlowExtractor:
             st = self._tracks.get(tid)
             if st is None:
                 continue
-            store.add_field(tid, "roi_flow", np.asarray(st.feats, np.float32).reshape(-1, len(ROIS), 2))
-            store.add_field(tid, "flow_ref", np.asarray(st.refs, np.int32))
-            store.add_field(tid, "crop_diff", np.asarray(st.diffs, np.float32))
+            store.add_fields(tid, {
+                "roi_flow": np.asarray(st.feats, np.float32).reshape(-1, len(ROIS), 2),
+                "flow_ref": np.asarray(st.refs, np.int32),
+                "crop_diff": np.asarray(st.diffs, np.float32),
+            })
         store.index["extra"]["spotting_features"] = {
             "ref_seconds": self.ref_seconds, "crop_size": self.crop_size, "method": self.method,
             "rois": [r.name for r in ROIS],
         }
-        import json
-
-        from ..face.store import INDEX_NAME
-        from ..io import atomic_write_text
-
-        atomic_write_text(store.folder / INDEX_NAME, json.dumps(store.index, indent=1))
+        store.save_index()
         self._tracks.clear()
